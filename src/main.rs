@@ -1,0 +1,5 @@
+//! Boots the redemption dashboard: panic hook, logger, mount.
+
+fn main() {
+    redemption_dashboard::boot();
+}
