@@ -35,9 +35,9 @@ pub fn App() -> impl IntoView {
 fn Shell(config: AppConfig) -> impl IntoView {
     let session = RwSignal::new(Session::load());
     let api = Api::new(config.clone(), session);
-    let realtime = config.enable_realtime.then(|| {
-        Realtime::new(config.realtime_url(), ConnectionConfig::default())
-    });
+    let realtime = config
+        .enable_realtime
+        .then(|| Realtime::new(config.realtime_url(), ConnectionConfig::default()));
     let cache = QueryCache::new(api, realtime);
     let toasts = Toasts::new();
     provide_context(api);
@@ -94,7 +94,8 @@ fn Shell(config: AppConfig) -> impl IntoView {
 /// Exchanges the refresh token now; on failure the user is signed out with a message.
 pub fn refresh_now(api: Api) {
     let session = api.session();
-    let Some(refresh_token) = session.with_untracked(|s| s.as_ref().map(|s| s.refresh_token.clone()))
+    let Some(refresh_token) =
+        session.with_untracked(|s| s.as_ref().map(|s| s.refresh_token.clone()))
     else {
         return;
     };

@@ -214,7 +214,11 @@ fn string_field(object: &Map<String, Value>, key: &str) -> String {
         .to_string()
 }
 
-fn decode_reply(topic: String, reference: Option<String>, payload: Map<String, Value>) -> ServerMessage {
+fn decode_reply(
+    topic: String,
+    reference: Option<String>,
+    payload: Map<String, Value>,
+) -> ServerMessage {
     let response = payload.get("response").cloned().unwrap_or(Value::Null);
     let status = match payload.get("status").and_then(Value::as_str) {
         Some("ok") => ReplyStatus::Ok,
@@ -332,7 +336,11 @@ pub fn encode(message: &ClientMessage<'_>, reference: &str, join_ref: Option<&st
         ClientMessage::AccessToken {
             topic,
             access_token,
-        } => (*topic, "access_token", json!({ "access_token": access_token })),
+        } => (
+            *topic,
+            "access_token",
+            json!({ "access_token": access_token }),
+        ),
     };
     let frame = Frame {
         topic: topic.to_string(),

@@ -365,7 +365,11 @@ impl Connection {
         let socket_open = matches!(self.socket, Socket::Open { .. });
         let topics: Vec<String> = self.channels.keys().cloned().collect();
         for topic in topics {
-            let Some(phase) = self.channels.get(&topic).map(|channel| channel.phase.clone()) else {
+            let Some(phase) = self
+                .channels
+                .get(&topic)
+                .map(|channel| channel.phase.clone())
+            else {
                 continue;
             };
             match phase {
@@ -552,9 +556,7 @@ impl Connection {
             let topics: Vec<String> = self.channels.keys().cloned().collect();
             for topic in topics {
                 let due = match self.channels.get(&topic).map(|channel| &channel.phase) {
-                    Some(ChannelPhase::Joining { deadline, .. }) if now >= *deadline => {
-                        Some(true)
-                    }
+                    Some(ChannelPhase::Joining { deadline, .. }) if now >= *deadline => Some(true),
                     Some(ChannelPhase::Backoff { at } | ChannelPhase::AwaitingToken { at })
                         if now >= *at =>
                     {
@@ -813,7 +815,9 @@ impl Connection {
 
     /// Derives the public state and queues it if it changed.
     fn publish(&mut self) {
-        let state = if let Some(reason) = self.channels.values().find_map(|channel| match &channel.phase {
+        let state = if let Some(reason) = self.channels.values().find_map(|channel| match &channel
+            .phase
+        {
             ChannelPhase::Failed(reason) => Some(reason.clone()),
             _ => None,
         }) {

@@ -86,10 +86,19 @@ mod tests {
 
     #[test]
     fn wallets() {
-        assert!(is_wallet_address("0x52908400098527886E0F7030069857D2E4169EE7"));
+        assert!(is_wallet_address(
+            "0x52908400098527886E0F7030069857D2E4169EE7"
+        ));
         assert!(!is_wallet_address("0x5290840009852788"));
-        assert!(!is_wallet_address("1x52908400098527886E0F7030069857D2E4169EE7"));
-        assert!(!is_wallet_address("0x52908400098527886E0F7030069857D2E4169EEZ"));
-        assert_eq!(short_hash("0x52908400098527886E0F7030069857D2E4169EE7"), "0x529084…169EE7");
+        assert!(!is_wallet_address(
+            "1x52908400098527886E0F7030069857D2E4169EE7"
+        ));
+        assert!(!is_wallet_address(
+            "0x52908400098527886E0F7030069857D2E4169EEZ"
+        ));
+        assert_eq!(
+            short_hash("0x52908400098527886E0F7030069857D2E4169EE7"),
+            "0x529084…169EE7"
+        );
     }
 }

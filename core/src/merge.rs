@@ -335,9 +335,13 @@ mod tests {
     fn unchanged_data_reports_no_change() {
         let mut set = RowSet::new();
         let first = set.mark();
-        assert!(set.apply_snapshot(first, vec![row("a", 1, "pending")]).is_changed());
+        assert!(set
+            .apply_snapshot(first, vec![row("a", 1, "pending")])
+            .is_changed());
         let second = set.mark();
-        assert!(!set.apply_snapshot(second, vec![row("a", 1, "pending")]).is_changed());
+        assert!(!set
+            .apply_snapshot(second, vec![row("a", 1, "pending")])
+            .is_changed());
         assert!(!set.apply_upsert(row("a", 1, "pending"), true).is_changed());
     }
 
@@ -346,7 +350,9 @@ mod tests {
         let mut set = RowSet::new();
         let first = set.mark();
         set.apply_snapshot(first, vec![row("a", 1, "pending")]);
-        assert!(set.apply_upsert(row("a", 2, "approved"), false).is_changed());
+        assert!(set
+            .apply_upsert(row("a", 2, "approved"), false)
+            .is_changed());
         assert!(set.is_empty());
     }
 

@@ -560,10 +560,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, c);
         assert_eq!(a.to_utc_string(), "2026-12-03 18:00:00");
-        assert_eq!(
-            Timestamp::parse("1970-01-01T00:00:00Z"),
-            Some(Timestamp(0))
-        );
+        assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z"), Some(Timestamp(0)));
         assert_eq!(Timestamp::parse("2026-13-03T18:00:00Z"), None);
         assert_eq!(Timestamp::parse("yesterday"), None);
     }

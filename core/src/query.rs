@@ -268,7 +268,10 @@ mod tests {
             query.to_query_string(),
             "select=*,redemption_approvals(*)&status=eq.pending&redemption_type=in.(standard,%22a,b%22)&order=created_at.desc&limit=50"
         );
-        assert_eq!(query.realtime_filter().as_deref(), Some("status=eq.pending"));
+        assert_eq!(
+            query.realtime_filter().as_deref(),
+            Some("status=eq.pending")
+        );
     }
 
     #[test]
@@ -279,7 +282,9 @@ mod tests {
 
     #[test]
     fn matches_places_realtime_rows() {
-        let query = Query::table("t").eq("status", "pending").filter("amount", Op::Gt, "10");
+        let query = Query::table("t")
+            .eq("status", "pending")
+            .filter("amount", Op::Gt, "10");
         assert!(query.matches(&json!({"status": "pending", "amount": 11})));
         assert!(!query.matches(&json!({"status": "approved", "amount": 11})));
         assert!(!query.matches(&json!({"status": "pending", "amount": 9.5})));

@@ -214,8 +214,9 @@ impl Scheduler {
         self.subscribers = self.subscribers.saturating_sub(1);
         if self.subscribers == 0 {
             if let Some(flight) = self.in_flight.take() {
-                self.actions
-                    .push_back(SchedulerAction::AbortFetch { fetch_id: flight.id });
+                self.actions.push_back(SchedulerAction::AbortFetch {
+                    fetch_id: flight.id,
+                });
             }
             self.again_after_flight = None;
             self.next_poll_at = None;

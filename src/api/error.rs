@@ -85,7 +85,9 @@ pub fn from_response(status: u16, body: &str) -> ApiError {
             friendly(&message)
         }),
         500..=599 => ApiError::Unavailable(status),
-        _ => ApiError::Rejected(format!("Unexpected answer from the server (HTTP {status}).")),
+        _ => ApiError::Rejected(format!(
+            "Unexpected answer from the server (HTTP {status})."
+        )),
     }
 }
 
@@ -115,7 +117,10 @@ mod tests {
     #[test]
     fn maps_postgrest_and_gotrue_errors() {
         assert_eq!(
-            from_response(400, r#"{"error":"invalid_grant","error_description":"Invalid login credentials"}"#),
+            from_response(
+                400,
+                r#"{"error":"invalid_grant","error_description":"Invalid login credentials"}"#
+            ),
             ApiError::InvalidCredentials
         );
         assert_eq!(from_response(401, "{}"), ApiError::Unauthorized);
@@ -125,7 +130,10 @@ mod tests {
             ApiError::Conflict("You have already decided on this request.".into())
         );
         assert_eq!(
-            from_response(400, r#"{"code":"P0001","message":"redemption is not pending"}"#),
+            from_response(
+                400,
+                r#"{"code":"P0001","message":"redemption is not pending"}"#
+            ),
             ApiError::Rejected("Redemption is not pending.".into())
         );
     }

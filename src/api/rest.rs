@@ -68,7 +68,10 @@ impl Api {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/rest/v1/{path}", self.config.with_value(|c| c.supabase_url.clone()))
+        format!(
+            "{}/rest/v1/{path}",
+            self.config.with_value(|c| c.supabase_url.clone())
+        )
     }
 
     async fn send(request: Result<Request, gloo_net::Error>) -> Result<String, ApiError> {

@@ -62,7 +62,8 @@ pub fn Header(
     };
     let session = api.session();
     let is_admin = move || session.with(|s| s.as_ref().is_some_and(|s| s.is_admin()));
-    let email = move || session.with(|s| s.as_ref().map(|s| s.user.email.clone()).unwrap_or_default());
+    let email =
+        move || session.with(|s| s.as_ref().map(|s| s.user.email.clone()).unwrap_or_default());
 
     view! {
         <header class="page-header">
@@ -117,10 +118,19 @@ mod tests {
             "Auto-refresh: 5s • Realtime connected"
         );
         assert_eq!(
-            refresh_subtitle(&config, &ConnectionState::Reconnecting { attempt: 2, retry_at: 0 }),
+            refresh_subtitle(
+                &config,
+                &ConnectionState::Reconnecting {
+                    attempt: 2,
+                    retry_at: 0
+                }
+            ),
             "Auto-refresh: 5s • Background polling active"
         );
-        let off = AppConfig { refresh_interval_ms: 0, ..AppConfig::default() };
+        let off = AppConfig {
+            refresh_interval_ms: 0,
+            ..AppConfig::default()
+        };
         assert_eq!(
             refresh_subtitle(&off, &ConnectionState::Failed("x".into())),
             "Auto-refresh: off • Realtime unavailable"

@@ -17,12 +17,17 @@ pub struct Totals {
 
 /// Computes [`Totals`].
 pub fn totals(rows: &[Redemption]) -> Totals {
-    let mut per_status: Vec<(RedemptionStatus, usize)> =
-        RedemptionStatus::ALL.iter().map(|s| (s.clone(), 0)).collect();
+    let mut per_status: Vec<(RedemptionStatus, usize)> = RedemptionStatus::ALL
+        .iter()
+        .map(|s| (s.clone(), 0))
+        .collect();
     let mut usdc_to_settle = 0.0;
     let mut approvals_waiting = 0;
     for row in rows {
-        if let Some(slot) = per_status.iter_mut().find(|(status, _)| *status == row.status) {
+        if let Some(slot) = per_status
+            .iter_mut()
+            .find(|(status, _)| *status == row.status)
+        {
             slot.1 += 1;
         }
         if row.status.awaits_settlement() {

@@ -69,8 +69,16 @@ pub fn apply_view(rows: &[Redemption], view: &TableView) -> Vec<Redemption> {
     let needle = view.search.trim().to_lowercase();
     let mut selected: Vec<Redemption> = rows
         .iter()
-        .filter(|row| view.status.as_deref().is_none_or(|s| row.status.as_str() == s))
-        .filter(|row| view.kind.as_deref().is_none_or(|k| row.redemption_type.as_str() == k))
+        .filter(|row| {
+            view.status
+                .as_deref()
+                .is_none_or(|s| row.status.as_str() == s)
+        })
+        .filter(|row| {
+            view.kind
+                .as_deref()
+                .is_none_or(|k| row.redemption_type.as_str() == k)
+        })
         .filter(|row| {
             needle.is_empty()
                 || row.id.to_lowercase().contains(&needle)
@@ -116,7 +124,13 @@ pub fn RedemptionsTable(
     let page_rows = Memo::new(move |_| {
         let (page, size) = view_state.with(|v| (v.page, v.page_size));
         let page = page.min(page_count.get().saturating_sub(1));
-        matching.with(|m| m.iter().skip(page * size).take(size).cloned().collect::<Vec<_>>())
+        matching.with(|m| {
+            m.iter()
+                .skip(page * size)
+                .take(size)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
     });
     let set_filter = move |apply: fn(&mut TableView, String)| {
         move |event: leptos::ev::Event| {
@@ -298,11 +312,23 @@ mod tests {
 
     #[test]
     fn filters_search_and_sorts() {
-        let rows = vec![row("a1", "pending", 5.0), row("b2", "settled", 9.0), row("c3", "pending", 1.0)];
-        let view = TableView { status: Some("pending".into()), sort: SortColumn::Amount, ascending: true, ..TableView::default() };
+        let rows = vec![
+            row("a1", "pending", 5.0),
+            row("b2", "settled", 9.0),
+            row("c3", "pending", 1.0),
+        ];
+        let view = TableView {
+            status: Some("pending".into()),
+            sort: SortColumn::Amount,
+            ascending: true,
+            ..TableView::default()
+        };
         let ids: Vec<String> = apply_view(&rows, &view).into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["c3", "a1"]);
-        let view = TableView { search: "B2".into(), ..TableView::default() };
+        let view = TableView {
+            search: "B2".into(),
+            ..TableView::default()
+        };
         assert_eq!(apply_view(&rows, &view).len(), 1);
     }
 }

@@ -37,7 +37,8 @@ impl Toasts {
     fn push(&self, kind: ToastKind, text: String) {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
-        self.items.update(|items| items.push(Toast { id, kind, text }));
+        self.items
+            .update(|items| items.push(Toast { id, kind, text }));
         let items = self.items;
         gloo_timers::callback::Timeout::new(5_000, move || {
             let _ = items.try_update(|items| items.retain(|toast| toast.id != id));

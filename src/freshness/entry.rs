@@ -289,7 +289,9 @@ impl<T: Row + Clone> Entry<T> {
                 }
                 match change.kind {
                     ChangeKind::Insert | ChangeKind::Update => {
-                        let Some(record) = change.record else { continue };
+                        let Some(record) = change.record else {
+                            continue;
+                        };
                         let belongs = self.query.matches(&record);
                         let Ok(mut row) = serde_json::from_value::<T>(record) else {
                             tracing::warn!(key = %self.key, "a change record did not parse; refetching");
@@ -320,9 +322,7 @@ impl<T: Row + Clone> Entry<T> {
         }
         if !changed.is_empty() {
             self.publish_rows();
-            self.signals
-                .last_updated
-                .set(Some(crate::clock::wall_ms()));
+            self.signals.last_updated.set(Some(crate::clock::wall_ms()));
             self.flash(changed);
         }
         if refresh_embedded {
@@ -449,9 +449,7 @@ impl<T: Row + Clone> Entry<T> {
                     self.publish_rows();
                 }
                 if !outcome.discarded {
-                    self.signals
-                        .last_updated
-                        .set(Some(crate::clock::wall_ms()));
+                    self.signals.last_updated.set(Some(crate::clock::wall_ms()));
                 }
                 if self.signals.error.with_untracked(Option::is_some) {
                     self.signals.error.set(None);
@@ -467,7 +465,11 @@ impl<T: Row + Clone> Entry<T> {
                         crate::app::session_expired(cache.api);
                     }
                 }
-                if self.signals.error.with_untracked(|current| current.as_ref() != Some(&error)) {
+                if self
+                    .signals
+                    .error
+                    .with_untracked(|current| current.as_ref() != Some(&error))
+                {
                     self.signals.error.set(Some(error));
                 }
                 self.scheduler.borrow_mut().fetch_failed(now(), fetch_id);

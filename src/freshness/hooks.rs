@@ -355,8 +355,11 @@ pub fn use_redemption_approvals_with_options(
             .with(|session| session.as_ref().map(|s| s.user.id.clone()))
             .unwrap_or_default()
     });
-    let metrics =
-        Signal::derive(move || resource.rows.with(|rows| approval_metrics(rows, &admin_id.get())));
+    let metrics = Signal::derive(move || {
+        resource
+            .rows
+            .with(|rows| approval_metrics(rows, &admin_id.get()))
+    });
     let refetch = resource.refetch;
     let decide = Action::new_local(move |(id, approve, reason): &Decision| {
         let (id, approve, reason) = (id.clone(), *approve, reason.clone());

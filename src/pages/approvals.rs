@@ -67,7 +67,11 @@ fn ApprovalQueue(admin_id: String) -> impl IntoView {
     let history = Memo::new(move |_| {
         queue.requests.with(|rows| {
             rows.iter()
-                .filter(|r| r.redemption_approvals.as_ref().is_some_and(|a| !a.is_empty()))
+                .filter(|r| {
+                    r.redemption_approvals
+                        .as_ref()
+                        .is_some_and(|a| !a.is_empty())
+                })
                 .filter(|r| r.status != RedemptionStatus::Pending)
                 .take(25)
                 .cloned()
@@ -239,7 +243,10 @@ fn HistoryItem(row: Redemption) -> impl IntoView {
                 "{} {}{}",
                 a.admin_email.clone().unwrap_or_default(),
                 a.decision,
-                a.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                a.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()

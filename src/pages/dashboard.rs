@@ -30,7 +30,11 @@ pub fn RedemptionDashboard(is_admin: bool) -> impl IntoView {
     let options = UseRedemptionsOptions::from_config(&api.config());
     let resource = use_redemptions_with_options(dashboard_query(), options);
     let refetch = resource.refetch;
-    let title = if is_admin { "All redemption requests" } else { "My redemptions" };
+    let title = if is_admin {
+        "All redemption requests"
+    } else {
+        "My redemptions"
+    };
 
     view! {
         <Header

@@ -63,9 +63,10 @@ fn RequestCard(redemption: Redemption, #[prop(into)] stopped: Signal<bool>) -> i
     let toasts = expect_context::<Toasts>();
     let cache = expect_context::<QueryCache>();
     let can_cancel = redemption.status == RedemptionStatus::Pending
-        && api
-            .session()
-            .with_untracked(|s| s.as_ref().is_some_and(|s| s.user.id == redemption.investor_id));
+        && api.session().with_untracked(|s| {
+            s.as_ref()
+                .is_some_and(|s| s.user.id == redemption.investor_id)
+        });
     let cancelling = RwSignal::new(false);
     let cancel = {
         let id = redemption.id.clone();
@@ -77,7 +78,9 @@ fn RequestCard(redemption: Redemption, #[prop(into)] stopped: Signal<bool>) -> i
             let id = id.clone();
             spawn_local(async move {
                 match api.cancel_redemption(&id).await {
-                    Ok(_) => toasts.success("Request cancelled; the tokens are back in your holding."),
+                    Ok(_) => {
+                        toasts.success("Request cancelled; the tokens are back in your holding.")
+                    }
                     Err(error) => toasts.error(error.to_string()),
                 }
                 cancelling.set(false);

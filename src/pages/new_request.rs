@@ -64,7 +64,14 @@ fn new_id() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// `/redemptions/new`.
@@ -101,7 +108,8 @@ fn NewRequestForm() -> impl IntoView {
             .and_then(|result| result.ok())
             .and_then(|list| list.into_iter().find(|h| h.id == id))
     });
-    let errors = Memo::new(move |_| validate(selected.get().as_ref(), &amount.get(), &wallet.get()));
+    let errors =
+        Memo::new(move |_| validate(selected.get().as_ref(), &amount.get(), &wallet.get()));
     let estimate = move || {
         let rate = selected.get().map(|h| h.conversion_rate).unwrap_or(0.0);
         let tokens = amount.get().trim().parse::<f64>().unwrap_or(0.0);

@@ -109,7 +109,11 @@ impl Realtime {
             .insert(topic.clone(), Rc::new(listener));
         {
             let mut machine = inner.machine.borrow_mut();
-            machine.subscribe(clock::now(), &topic, vec![ChangeFilter::table(table, filter)]);
+            machine.subscribe(
+                clock::now(),
+                &topic,
+                vec![ChangeFilter::table(table, filter)],
+            );
             machine.connect(clock::now());
         }
         pump(&inner);
@@ -253,7 +257,9 @@ fn open_socket(inner: &Rc<Inner>, socket_id: u64) {
             let weak = Rc::downgrade(inner);
             // Report asynchronously so the machine is not re-entered from inside pump.
             Timeout::new(0, move || {
-                with_machine(&weak, |machine| machine.socket_closed(clock::now(), socket_id))
+                with_machine(&weak, |machine| {
+                    machine.socket_closed(clock::now(), socket_id)
+                })
             })
             .forget();
             return;
@@ -263,13 +269,17 @@ fn open_socket(inner: &Rc<Inner>, socket_id: u64) {
     let on_open = {
         let weak = weak.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-            with_machine(&weak, |machine| machine.socket_opened(clock::now(), socket_id))
+            with_machine(&weak, |machine| {
+                machine.socket_opened(clock::now(), socket_id)
+            })
         })
     };
     let on_close = {
         let weak = weak.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-            with_machine(&weak, |machine| machine.socket_closed(clock::now(), socket_id))
+            with_machine(&weak, |machine| {
+                machine.socket_closed(clock::now(), socket_id)
+            })
         })
     };
     let on_message = {

@@ -86,7 +86,8 @@ impl Harness {
 
     fn receive(&mut self, frame: Value) {
         let id = self.socket.expect("a socket is open");
-        self.connection.frame_received(self.now, id, &frame.to_string());
+        self.connection
+            .frame_received(self.now, id, &frame.to_string());
         self.drain();
     }
 
@@ -106,11 +107,15 @@ impl Harness {
         for binding in bindings.as_array_mut().unwrap() {
             binding["id"] = json!(7);
         }
-        self.receive(json!({"topic": join["topic"], "event": "phx_reply", "ref": join["ref"],
-            "payload": {"status": "ok", "response": {"postgres_changes": bindings}}}));
-        self.receive(json!({"topic": join["topic"], "event": "system", "ref": null,
+        self.receive(
+            json!({"topic": join["topic"], "event": "phx_reply", "ref": join["ref"],
+            "payload": {"status": "ok", "response": {"postgres_changes": bindings}}}),
+        );
+        self.receive(
+            json!({"topic": join["topic"], "event": "system", "ref": null,
             "payload": {"extension": "postgres_changes", "status": "ok",
-                        "message": "Subscribed to PostgreSQL", "channel": "redemptions"}}));
+                        "message": "Subscribed to PostgreSQL", "channel": "redemptions"}}),
+        );
     }
 
     fn live() -> Self {
@@ -119,7 +124,9 @@ impl Harness {
 
     fn live_with(config: ConnectionConfig) -> Self {
         let mut harness = Harness::new(config);
-        harness.connection.set_access_token(0, Some("token-1".into()), None);
+        harness
+            .connection
+            .set_access_token(0, Some("token-1".into()), None);
         harness.connection.subscribe(
             0,
             TOPIC,
@@ -137,18 +144,23 @@ impl Harness {
 #[test]
 fn live_only_after_subscribed_to_postgres() {
     let mut harness = Harness::new(ConnectionConfig::default());
-    harness
-        .connection
-        .subscribe(0, TOPIC, vec![ChangeFilter::table("redemption_requests", None)]);
+    harness.connection.subscribe(
+        0,
+        TOPIC,
+        vec![ChangeFilter::table("redemption_requests", None)],
+    );
     harness.connection.connect(0);
     harness.drain();
     assert_eq!(harness.states, vec![ConnectionState::Connecting]);
     harness.open();
     let join = harness.last_sent("phx_join");
     assert_eq!(join["ref"], join["join_ref"]);
-    let bindings = json!([{"id": 9, "event": "*", "schema": "public", "table": "redemption_requests"}]);
-    harness.receive(json!({"topic": TOPIC, "event": "phx_reply", "ref": join["ref"],
-        "payload": {"status": "ok", "response": {"postgres_changes": bindings}}}));
+    let bindings =
+        json!([{"id": 9, "event": "*", "schema": "public", "table": "redemption_requests"}]);
+    harness.receive(
+        json!({"topic": TOPIC, "event": "phx_reply", "ref": join["ref"],
+        "payload": {"status": "ok", "response": {"postgres_changes": bindings}}}),
+    );
     assert_eq!(harness.connection.state(), &ConnectionState::Connecting);
     assert_eq!(harness.subscribed, 0);
     harness.receive(json!({"topic": TOPIC, "event": "system", "ref": null,
@@ -168,8 +180,10 @@ fn changes_are_delivered_only_for_our_bindings() {
     };
     harness.receive(change(json!([7])));
     harness.receive(change(json!([8])));
-    harness.receive(json!({"topic": "realtime:other", "event": "postgres_changes", "ref": null,
-        "payload": {"ids": [7], "data": {"type": "INSERT", "record": {}}}}));
+    harness.receive(
+        json!({"topic": "realtime:other", "event": "postgres_changes", "ref": null,
+        "payload": {"ids": [7], "data": {"type": "INSERT", "record": {}}}}),
+    );
     assert_eq!(harness.changes, 1);
 }
 
@@ -181,8 +195,10 @@ fn heartbeat_timeout_detects_a_half_open_socket() {
     assert_eq!(beat["topic"], "phoenix");
     assert!(beat.get("join_ref").is_none());
     // Answered: nothing happens.
-    harness.receive(json!({"topic": "phoenix", "event": "phx_reply", "ref": beat["ref"],
-        "payload": {"status": "ok", "response": {}}}));
+    harness.receive(
+        json!({"topic": "phoenix", "event": "phx_reply", "ref": beat["ref"],
+        "payload": {"status": "ok", "response": {}}}),
+    );
     harness.advance_to(49_999);
     assert_eq!(harness.closes, 0);
     // The next beat goes unanswered: the socket is replaced after the reply timeout.
@@ -206,15 +222,23 @@ fn reconnect_rejoins_with_the_current_token_and_backs_off() {
         panic!("not reconnecting")
     };
     assert_eq!(attempt, 1);
-    assert!(retry_at <= 1_000 + 1_000, "first retry within about a second");
-    harness.connection.set_access_token(1_100, Some("token-2".into()), None);
+    assert!(
+        retry_at <= 1_000 + 1_000,
+        "first retry within about a second"
+    );
+    harness
+        .connection
+        .set_access_token(1_100, Some("token-2".into()), None);
     harness.advance_to(retry_at);
     assert_eq!(harness.opens, 2);
     harness.open();
     let join = harness.last_sent("phx_join");
     assert_eq!(join["payload"]["access_token"], "token-2");
     harness.accept_join();
-    assert_eq!(harness.subscribed, 2, "a resubscription is reported for catch-up");
+    assert_eq!(
+        harness.subscribed, 2,
+        "a resubscription is reported for catch-up"
+    );
 
     // Repeated failures grow the delay up to the cap.
     let mut last_ceiling = 0;
@@ -286,10 +310,14 @@ fn offline_waits_and_online_reconnects_at_once() {
 #[test]
 fn expired_token_join_error_asks_for_a_refresh_then_rejoins() {
     let mut harness = Harness::new(ConnectionConfig::default());
-    harness.connection.set_access_token(0, Some("old".into()), None);
     harness
         .connection
-        .subscribe(0, TOPIC, vec![ChangeFilter::table("redemption_requests", None)]);
+        .set_access_token(0, Some("old".into()), None);
+    harness.connection.subscribe(
+        0,
+        TOPIC,
+        vec![ChangeFilter::table("redemption_requests", None)],
+    );
     harness.connection.connect(0);
     harness.drain();
     harness.open();
@@ -297,13 +325,23 @@ fn expired_token_join_error_asks_for_a_refresh_then_rejoins() {
     harness.receive(json!({"topic": TOPIC, "event": "phx_reply", "ref": join["ref"],
         "payload": {"status": "error", "response": {"reason": "InvalidJWTToken: Token has expired 5 seconds ago"}}}));
     assert_eq!(harness.refreshes, 1);
-    let joins_before = harness.sent.iter().filter(|f| f["event"] == "phx_join").count();
-    harness.connection.set_access_token(10, Some("new".into()), None);
+    let joins_before = harness
+        .sent
+        .iter()
+        .filter(|f| f["event"] == "phx_join")
+        .count();
+    harness
+        .connection
+        .set_access_token(10, Some("new".into()), None);
     harness.drain();
     let join = harness.last_sent("phx_join");
     assert_eq!(join["payload"]["access_token"], "new");
     assert_eq!(
-        harness.sent.iter().filter(|f| f["event"] == "phx_join").count(),
+        harness
+            .sent
+            .iter()
+            .filter(|f| f["event"] == "phx_join")
+            .count(),
         joins_before + 1
     );
 }
@@ -311,19 +349,28 @@ fn expired_token_join_error_asks_for_a_refresh_then_rejoins() {
 #[test]
 fn fatal_join_errors_give_up() {
     let mut harness = Harness::new(ConnectionConfig::default());
-    harness
-        .connection
-        .subscribe(0, TOPIC, vec![ChangeFilter::table("redemption_requests", None)]);
+    harness.connection.subscribe(
+        0,
+        TOPIC,
+        vec![ChangeFilter::table("redemption_requests", None)],
+    );
     harness.connection.connect(0);
     harness.drain();
     harness.open();
     let join = harness.last_sent("phx_join");
     harness.receive(json!({"topic": TOPIC, "event": "phx_reply", "ref": join["ref"],
         "payload": {"status": "error", "response": {"reason": "JwtSignatureError: Failed to validate JWT signature"}}}));
-    assert!(matches!(harness.connection.state(), ConnectionState::Failed(_)));
+    assert!(matches!(
+        harness.connection.state(),
+        ConnectionState::Failed(_)
+    ));
     harness.advance_to(600_000);
     assert_eq!(
-        harness.sent.iter().filter(|f| f["event"] == "phx_join").count(),
+        harness
+            .sent
+            .iter()
+            .filter(|f| f["event"] == "phx_join")
+            .count(),
         1,
         "no retry of a fatal error"
     );
@@ -387,7 +434,10 @@ fn max_attempts_ends_in_failed() {
             harness.advance_to(retry_at);
         }
     }
-    assert!(matches!(harness.connection.state(), ConnectionState::Failed(_)));
+    assert!(matches!(
+        harness.connection.state(),
+        ConnectionState::Failed(_)
+    ));
 }
 
 #[test]
@@ -411,11 +461,16 @@ fn a_stale_close_is_ignored_and_a_current_one_rejoins() {
     harness.receive(json!({"topic": TOPIC, "event": "phx_close", "ref": "999", "payload": {}}));
     assert_eq!(harness.connection.state(), &ConnectionState::Live);
     let join = harness.last_sent("phx_join");
-    harness.receive(json!({"topic": TOPIC, "event": "phx_close", "ref": join["ref"], "payload": {}}));
+    harness
+        .receive(json!({"topic": TOPIC, "event": "phx_close", "ref": join["ref"], "payload": {}}));
     assert_eq!(harness.connection.state(), &ConnectionState::Connecting);
     harness.advance_to(harness.now + 1_000);
     assert_eq!(
-        harness.sent.iter().filter(|f| f["event"] == "phx_join").count(),
+        harness
+            .sent
+            .iter()
+            .filter(|f| f["event"] == "phx_join")
+            .count(),
         2
     );
 }

@@ -133,10 +133,17 @@ fn no_requests_while_hidden_and_a_refetch_on_visible_when_stale() {
     harness.scheduler.set_visible(1_000, false);
     let before = harness.started.len();
     harness.run_until(61_000);
-    assert_eq!(harness.started.len(), before, "zero requests over 60 s hidden");
+    assert_eq!(
+        harness.started.len(),
+        before,
+        "zero requests over 60 s hidden"
+    );
     harness.scheduler.set_visible(61_000, true);
     harness.drain();
-    assert_eq!(harness.started.last(), Some(&(61_000, FetchReason::Visible)));
+    assert_eq!(
+        harness.started.last(),
+        Some(&(61_000, FetchReason::Visible))
+    );
 }
 
 #[test]
@@ -213,13 +220,19 @@ fn failures_back_off_to_thirty_seconds_and_the_loop_never_dies() {
         .map(|pair| pair[1].0 - pair[0].0)
         .collect();
     assert!(gaps.iter().all(|gap| *gap <= 30_000 + harness.latency));
-    assert!(harness.started.len() > 20, "still retrying after ten minutes");
+    assert!(
+        harness.started.len() > 20,
+        "still retrying after ten minutes"
+    );
     // Recovery: the next success returns to the normal interval.
     harness.failing = false;
     let last = harness.started.len();
     harness.run_until(700_000);
     let polls: Vec<Millis> = harness.started[last..].iter().map(|(at, _)| *at).collect();
-    assert!(polls.windows(2).skip(1).all(|pair| pair[1] - pair[0] == 5_100));
+    assert!(polls
+        .windows(2)
+        .skip(1)
+        .all(|pair| pair[1] - pair[0] == 5_100));
 }
 
 #[test]
@@ -260,10 +273,18 @@ fn adaptive_mode_slows_down_while_live_and_returns_at_once() {
     harness.run_until(1_000);
     harness.scheduler.set_realtime_live(1_000, true);
     harness.run_until(29_000);
-    assert_eq!(harness.started.len(), 1, "no base-interval polls while live");
+    assert_eq!(
+        harness.started.len(),
+        1,
+        "no base-interval polls while live"
+    );
     harness.scheduler.set_realtime_live(29_000, false);
     harness.drain();
-    assert_eq!(harness.started.len(), 2, "overdue at the base interval: polls at once");
+    assert_eq!(
+        harness.started.len(),
+        2,
+        "overdue at the base interval: polls at once"
+    );
     harness.run_until(40_000);
     assert_eq!(harness.started.len(), 4);
 }
