@@ -46,6 +46,10 @@ fn Shell(config: AppConfig) -> impl IntoView {
     if let Some(realtime) = realtime {
         provide_context(realtime);
         realtime.on_refresh_token(move || refresh_now(api));
+        // Before any page subscribes, so the first joins already carry the user's token.
+        if let Some(session) = session.get_untracked() {
+            realtime.set_access_token(Some(session.access_token), Some(session.expires_at_ms));
+        }
     }
 
     // Keeps the Realtime token and the stored session in step with the session signal.

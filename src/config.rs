@@ -88,7 +88,7 @@ impl AppConfig {
         let search = web_sys::window()
             .and_then(|window| window.location().search().ok())
             .unwrap_or_default();
-        let config = match gloo_net::http::Request::get("config.json").send().await {
+        let config = match gloo_net::http::Request::get("/config.json").send().await {
             Ok(response) if response.ok() => match response.text().await {
                 Ok(text) => match Self::parse(&text) {
                     Ok(config) => config,

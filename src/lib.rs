@@ -9,6 +9,7 @@ pub mod clock;
 pub mod components;
 pub mod config;
 pub mod freshness;
+mod logging;
 pub mod pages;
 pub mod realtime;
 pub mod session;
@@ -22,7 +23,6 @@ pub fn boot() {
 
 /// Routes `tracing` to the browser console; `?log=debug` (or `trace`) raises the level.
 fn init_logging() {
-    use tracing_subscriber::prelude::*;
     let level = web_sys::window()
         .and_then(|window| window.location().search().ok())
         .and_then(|search| {
@@ -33,11 +33,5 @@ fn init_logging() {
         })
         .and_then(|level| level.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    let layer = tracing_web::MakeWebConsoleWriter::new().with_max_level(level);
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .without_time()
-        .with_writer(layer);
-    // A second init (tests mount more than once) is harmless.
-    let _ = tracing_subscriber::registry().with(fmt).try_init();
+    logging::init(level);
 }

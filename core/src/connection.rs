@@ -181,6 +181,8 @@ enum ChannelPhase {
 #[derive(Debug, Clone)]
 struct Channel {
     filters: Vec<ChangeFilter>,
+    /// The token changed while the join was in flight: push it once the join is accepted.
+    token_changed_while_joining: bool,
     binding_ids: Vec<i64>,
     phase: ChannelPhase,
     backoff: Backoff,
@@ -319,6 +321,7 @@ impl Connection {
     pub fn subscribe(&mut self, now: Millis, topic: &str, filters: Vec<ChangeFilter>) {
         let channel = Channel {
             filters,
+            token_changed_while_joining: false,
             binding_ids: Vec::new(),
             phase: ChannelPhase::Closed,
             backoff: Backoff::new(self.config.backoff),
@@ -385,6 +388,11 @@ impl Connection {
                             Some(&join_ref),
                         );
                         self.actions.push_back(Action::Send(frame));
+                    }
+                }
+                ChannelPhase::Joining { .. } => {
+                    if let Some(channel) = self.channels.get_mut(&topic) {
+                        channel.token_changed_while_joining = true;
                     }
                 }
                 ChannelPhase::AwaitingToken { .. } | ChannelPhase::Failed(_) if socket_open => {
@@ -677,6 +685,10 @@ impl Connection {
     }
 
     fn join(&mut self, now: Millis, topic: &str) {
+        if let Some(channel) = self.channels.get_mut(topic) {
+            // This join carries the current token.
+            channel.token_changed_while_joining = false;
+        }
         let Some(filters) = self
             .channels
             .get(topic)
@@ -746,10 +758,23 @@ impl Connection {
             ReplyStatus::Ok => match codec::binding_ids(response, &channel.filters) {
                 Some(ids) => {
                     channel.binding_ids = ids;
+                    let push_token = std::mem::take(&mut channel.token_changed_while_joining);
                     channel.phase = ChannelPhase::Joined {
-                        join_ref,
+                        join_ref: join_ref.clone(),
                         subscribed: false,
                     };
+                    if let (true, Some(token)) = (push_token, self.token.clone()) {
+                        let reference = self.take_ref();
+                        let frame = codec::encode(
+                            &ClientMessage::AccessToken {
+                                topic,
+                                access_token: &token,
+                            },
+                            &reference,
+                            Some(&join_ref),
+                        );
+                        self.actions.push_back(Action::Send(frame));
+                    }
                 }
                 None => {
                     let reason = "mismatch between server and client bindings for postgres changes"

@@ -417,6 +417,30 @@ fn token_is_refreshed_before_expiry_and_pushed_to_joined_channels() {
 }
 
 #[test]
+fn a_token_that_changes_during_the_join_is_pushed_after_it() {
+    let mut harness = Harness::new(ConnectionConfig::default());
+    harness.connection.subscribe(
+        0,
+        TOPIC,
+        vec![ChangeFilter::table("redemption_requests", None)],
+    );
+    harness.connection.connect(0);
+    harness.drain();
+    harness.open();
+    assert!(harness.last_sent("phx_join")["payload"]
+        .get("access_token")
+        .is_none());
+    harness
+        .connection
+        .set_access_token(5, Some("user-token".into()), None);
+    harness.drain();
+    assert!(harness.sent.iter().all(|f| f["event"] != "access_token"));
+    harness.accept_join();
+    let push = harness.last_sent("access_token");
+    assert_eq!(push["payload"]["access_token"], "user-token");
+}
+
+#[test]
 fn max_attempts_ends_in_failed() {
     let config = ConnectionConfig {
         max_attempts: Some(3),
