@@ -180,14 +180,11 @@ impl<T: Versioned> RowSet<T> {
             {
                 continue;
             }
+            // A strictly newer local version wins. At an equal version the snapshot wins: it is
+            // the same database state, and complete (a Realtime record lacks embedded rows).
             let entry = match self.rows.get(&id) {
                 Some(local) if local.row == row => local.clone(),
-                Some(local)
-                    if (local.from_change && local.written_at > started)
-                        || is_newer(&local.row, &row) =>
-                {
-                    local.clone()
-                }
+                Some(local) if is_newer(&local.row, &row) => local.clone(),
                 _ => {
                     outcome.changed.push(id.clone());
                     Entry {
@@ -318,6 +315,24 @@ mod tests {
         set.apply_snapshot(slow, vec![row("old", 1, "pending")]);
         assert_eq!(set.len(), 2);
         assert_eq!(set.rows()[0].id, "new");
+    }
+
+    #[test]
+    fn at_an_equal_version_the_complete_snapshot_wins() {
+        let mut set = RowSet::new();
+        let slow = set.mark();
+        let mut partial = row("a", 2, "pending");
+        partial.redemption_approvals = Some(Vec::new());
+        set.apply_upsert(partial, true);
+        let mut complete = row("a", 2, "pending");
+        complete.redemption_approvals = Some(vec![crate::model::Approval {
+            id: "x".into(),
+            ..Default::default()
+        }]);
+        assert!(set
+            .apply_snapshot(slow, vec![complete.clone()])
+            .is_changed());
+        assert_eq!(set.get("a"), Some(&complete));
     }
 
     #[test]

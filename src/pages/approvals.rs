@@ -36,6 +36,12 @@ pub fn ApprovalsPage() -> impl IntoView {
     })
 }
 
+/// Re-renders a row when its version or its embedded approvals change.
+fn row_key(row: &Redemption) -> (String, Option<i64>, usize) {
+    let approvals = row.redemption_approvals.as_ref().map_or(0, Vec::len);
+    (row.id.clone(), row.version, approvals)
+}
+
 fn decided_by(row: &Redemption, admin_id: &str) -> bool {
     row.redemption_approvals
         .as_ref()
@@ -160,7 +166,7 @@ fn ApprovalQueue(admin_id: String) -> impl IntoView {
                     <Show when=move || !resource.is_loading.get() && pending.with(Vec::is_empty)>
                         <tr><td colspan="6" class="empty">"Nothing waiting for approval."</td></tr>
                     </Show>
-                    <For each=move || pending.get() key=|row| (row.id.clone(), row.version) let:row>
+                    <For each=move || pending.get() key=row_key let:row>
                         {
                             let id = row.id.clone();
                             let mine = decided_by(&row, &admin_id.get_value());
