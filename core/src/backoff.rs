@@ -47,6 +47,28 @@ impl BackoffPolicy {
     }
 }
 
+/// A small deterministic source of jitter (xorshift64*), seeded by the adapter so tests are
+/// repeatable and the browser can seed it from `Math.random()`.
+#[derive(Debug, Clone)]
+pub struct Jitter(u64);
+
+impl Jitter {
+    /// A generator from any seed (zero is nudged to one; xorshift would stay at zero).
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    /// The next number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 /// A running count of failures with its policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backoff {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
-use crate::backoff::{Backoff, BackoffPolicy};
+use crate::backoff::{Backoff, BackoffPolicy, Jitter};
 use crate::codec::{self, Change, ChangeFilter, ClientMessage, ReplyStatus, ServerMessage};
 use crate::Millis;
 
@@ -204,21 +204,6 @@ enum Link {
     Failed(String),
 }
 
-/// A small deterministic generator for jitter (xorshift64*), seeded by the adapter.
-#[derive(Debug, Clone)]
-struct Jitter(u64);
-
-impl Jitter {
-    fn unit(&mut self) -> f64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The Realtime connection state machine.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -262,7 +247,7 @@ impl Connection {
             refresh_requested: false,
             published: ConnectionState::Idle,
             actions: VecDeque::new(),
-            jitter: Jitter(seed | 1),
+            jitter: Jitter::new(seed),
         }
     }
 

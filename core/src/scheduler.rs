@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use crate::backoff::{Backoff, BackoffPolicy};
+use crate::backoff::{Backoff, BackoffPolicy, Jitter};
 use crate::Millis;
 
 /// How a key is kept fresh.
@@ -126,7 +126,7 @@ pub struct Scheduler {
     stopped: bool,
     next_fetch_id: u64,
     fetches_started: u64,
-    jitter: u64,
+    jitter: Jitter,
     actions: VecDeque<SchedulerAction>,
 }
 
@@ -150,7 +150,7 @@ impl Scheduler {
             stopped: false,
             next_fetch_id: 1,
             fetches_started: 0,
-            jitter: seed | 1,
+            jitter: Jitter::new(seed),
             actions: VecDeque::new(),
         }
     }
@@ -301,7 +301,7 @@ impl Scheduler {
         if !self.settle(fetch_id) {
             return;
         }
-        let unit = self.next_unit();
+        let unit = self.jitter.unit();
         let delay = self.retry.next_delay(unit);
         self.retry_at = Some(now + delay);
         self.next_poll_at = None;
@@ -425,15 +425,6 @@ impl Scheduler {
                 self.trigger(now, reason);
             }
         }
-    }
-
-    fn next_unit(&mut self) -> f64 {
-        let mut x = self.jitter;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.jitter = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
