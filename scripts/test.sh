@@ -26,7 +26,7 @@ step "browser tests (wasm-bindgen-test, headless Chromium)"
 CHROMEDRIVER=/usr/bin/chromedriver \
 WASM_BINDGEN_TEST_WEBDRIVER_JSON="$root/webdriver.json" \
 WASM_BINDGEN_TEST_TIMEOUT=120 \
-  cargo test --target wasm32-unknown-unknown -p redemption-dashboard --test browser
+  cargo test --target wasm32-unknown-unknown -p redemption-dashboard --test browser -- --nocapture
 
 step "release build"
 trunk build --release
