@@ -15,6 +15,8 @@ pub enum Freshness {
     Offline,
     /// Realtime down and background refresh off: data only changes on reload or refetch.
     Paused,
+    /// The data reached a final state; nothing more will change, so nothing is watched.
+    Final,
 }
 
 impl Freshness {
@@ -35,6 +37,7 @@ impl Freshness {
             Self::Polling => "Polling",
             Self::Offline => "Offline",
             Self::Paused => "Paused",
+            Self::Final => "Final",
         }
     }
 
@@ -58,6 +61,7 @@ impl Freshness {
                 "You are offline. Data will refresh as soon as the connection returns.".into()
             }
             Self::Paused => "Realtime unavailable and auto-refresh off: use Refresh.".into(),
+            Self::Final => "Final status reached: live updates stopped.".into(),
         }
     }
 }
@@ -67,8 +71,17 @@ impl Freshness {
 pub fn ConnectionStatus(
     #[prop(into)] state: Signal<ConnectionState>,
     #[prop(into)] polling: Signal<bool>,
+    /// True once the page's data is final and nothing is watched any more.
+    #[prop(optional, into)]
+    stopped: Signal<bool>,
 ) -> impl IntoView {
-    let freshness = Memo::new(move |_| Freshness::from_state(&state.get(), polling.get()));
+    let freshness = Memo::new(move |_| {
+        if stopped.get() {
+            Freshness::Final
+        } else {
+            Freshness::from_state(&state.get(), polling.get())
+        }
+    });
     let title = move || freshness.get().explanation(&state.get());
     view! {
         <span
@@ -76,7 +89,7 @@ pub fn ConnectionStatus(
             class:connection-live=move || freshness.get() == Freshness::Live
             class:connection-polling=move || freshness.get() == Freshness::Polling
             class:connection-offline=move || freshness.get() == Freshness::Offline
-            class:connection-paused=move || freshness.get() == Freshness::Paused
+            class:connection-paused=move || matches!(freshness.get(), Freshness::Paused | Freshness::Final)
         >
             <span class="dot" aria-hidden="true"></span>
             <span data-testid="connection-status" role="status" title=title aria-description=title>

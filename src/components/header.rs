@@ -10,7 +10,10 @@ use crate::api::Api;
 use crate::config::AppConfig;
 
 /// The subtitle's freshness part: "Auto-refresh: 5s • Realtime connected".
-pub fn refresh_subtitle(config: &AppConfig, state: &ConnectionState) -> String {
+pub fn refresh_subtitle(config: &AppConfig, state: &ConnectionState, stopped: bool) -> String {
+    if stopped {
+        return "Final status reached • Live updates stopped".to_string();
+    }
     let polling = config.refresh_interval_ms > 0;
     let refresh = if polling {
         let ms = config.refresh_interval_ms;
@@ -27,6 +30,7 @@ pub fn refresh_subtitle(config: &AppConfig, state: &ConnectionState) -> String {
         Freshness::Polling => "Background polling active",
         Freshness::Offline => "Offline: waiting for the network",
         Freshness::Paused => "Realtime unavailable",
+        Freshness::Final => "Live updates stopped",
     };
     format!("{refresh} • {realtime}")
 }
@@ -39,6 +43,9 @@ pub fn Header(
     #[prop(into)] last_updated: Signal<Option<i64>>,
     #[prop(into)] refreshing: Signal<bool>,
     #[prop(optional, into)] on_refresh: Option<Callback<()>>,
+    /// True once the page's data is final (polling and Realtime stopped).
+    #[prop(optional, into)]
+    stopped: Signal<bool>,
 ) -> impl IntoView {
     let api = expect_context::<Api>();
     let config = api.config();
@@ -51,7 +58,7 @@ pub fn Header(
     StoredValue::new_local(ticker);
     let subtitle = {
         let config = config.clone();
-        move || refresh_subtitle(&config, &connection.get())
+        move || refresh_subtitle(&config, &connection.get(), stopped.get())
     };
     let updated = move || match last_updated.get() {
         Some(at) => format!(
@@ -69,7 +76,7 @@ pub fn Header(
         <header class="page-header">
             <div class="title-row">
                 <h1>{title}</h1>
-                <ConnectionStatus state=connection polling=polling />
+                <ConnectionStatus state=connection polling=polling stopped=stopped />
             </div>
             <p class="subtitle" data-testid="refresh-subtitle">
                 <span>"Manage token redemptions and track settlement status"</span>
@@ -114,7 +121,7 @@ mod tests {
     fn subtitle_tells_the_truth() {
         let config = AppConfig::default();
         assert_eq!(
-            refresh_subtitle(&config, &ConnectionState::Live),
+            refresh_subtitle(&config, &ConnectionState::Live, false),
             "Auto-refresh: 5s • Realtime connected"
         );
         assert_eq!(
@@ -123,7 +130,8 @@ mod tests {
                 &ConnectionState::Reconnecting {
                     attempt: 2,
                     retry_at: 0
-                }
+                },
+                false
             ),
             "Auto-refresh: 5s • Background polling active"
         );
@@ -132,7 +140,7 @@ mod tests {
             ..AppConfig::default()
         };
         assert_eq!(
-            refresh_subtitle(&off, &ConnectionState::Failed("x".into())),
+            refresh_subtitle(&off, &ConnectionState::Failed("x".into()), false),
             "Auto-refresh: off • Realtime unavailable"
         );
     }

@@ -287,11 +287,11 @@ fn RequestRow(row: Redemption, flashed: Signal<HashSet<String>>) -> impl IntoVie
             <td class="mono">
                 <A href=format!("/redemptions/{id}")>{short_id}</A>
             </td>
-            <td class="num">{format::grouped(row.token_amount, 2)}" "{row.token_symbol.clone()}</td>
-            <td class="num">{format::usdc(row.usdc_value)}</td>
-            <td><StatusBadge status=status /></td>
-            <td>{row.redemption_type.as_str().to_string()}</td>
-            <td class="time">{created}" UTC"</td>
+            <td class="num" data-label="Tokens">{format::grouped(row.token_amount, 2)}" "{row.token_symbol.clone()}</td>
+            <td class="num" data-label="USDC value">{format::usdc(row.usdc_value)}</td>
+            <td data-label="Status"><StatusBadge status=status /></td>
+            <td data-label="Type">{row.redemption_type.as_str().to_string()}</td>
+            <td class="time" data-label="Created">{created}" UTC"</td>
         </tr>
     }
 }

@@ -182,9 +182,9 @@ fn ApprovalQueue(admin_id: String) -> impl IntoView {
                                             if !s.remove(&id) { s.insert(id.clone()); }
                                         })} /></td>
                                     <td class="mono"><A href=format!("/redemptions/{id}")>{short_id.clone()}</A></td>
-                                    <td class="num">{format::grouped(row.token_amount, 2)}" "{row.token_symbol.clone()}</td>
-                                    <td class="num">{format::usdc(row.usdc_value)}</td>
-                                    <td data-testid="queue-progress">{progress}</td>
+                                    <td class="num" data-label="Tokens">{format::grouped(row.token_amount, 2)}" "{row.token_symbol.clone()}</td>
+                                    <td class="num" data-label="USDC">{format::usdc(row.usdc_value)}</td>
+                                    <td data-testid="queue-progress" data-label="Approvals">{progress}</td>
                                     <td class="actions">
                                         {if mine {
                                             view! { <span class="muted" data-testid="already-decided">"You approved"</span> }.into_any()

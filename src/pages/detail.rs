@@ -37,6 +37,7 @@ fn RedemptionDetail() -> impl IntoView {
             last_updated=resource.last_updated
             refreshing=resource.is_refreshing
             on_refresh=Callback::new(move |_| refetch.run())
+            stopped=status.live_updates_stopped
         />
         <Show when=move || resource.error.with(Option::is_some)>
             <div class="banner banner-error" role="alert">
