@@ -34,12 +34,15 @@ pub trait Row: Versioned + DeserializeOwned + Send + Sync + 'static {
 
 impl Row for Redemption {
     fn carry_over(&mut self, previous: &Self) -> bool {
-        if self.redemption_approvals.is_none() && previous.redemption_approvals.is_some() {
-            self.redemption_approvals = previous.redemption_approvals.clone();
-            true
-        } else {
-            false
+        if self.redemption_approvals.is_some() || previous.redemption_approvals.is_none() {
+            return false;
         }
+        self.redemption_approvals = previous.redemption_approvals.clone();
+        // Approval rows come and go only with a decision: an approval moves the count, a
+        // rejection moves the status to rejected. Settlement steps leave them alone.
+        self.approval_count != previous.approval_count
+            || (self.status != previous.status
+                && self.status == dashboard_core::model::RedemptionStatus::Rejected)
     }
 }
 

@@ -185,7 +185,6 @@ export async function startStatic(config) {
   if (!existsSync(path.join(DIST_DIR, 'index.html'))) {
     throw new Error(`no release build at ${DIST_DIR}: run \`trunk build --release\``);
   }
-  const index = await readFile(path.join(DIST_DIR, 'index.html'));
   const requests = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
@@ -216,9 +215,13 @@ export async function startStatic(config) {
       }
     }
     if (path.extname(pathname) === '' && req.method === 'GET') {
-      res.writeHead(200, { ...headers, 'content-type': MIME['.html'] });
-      res.end(index);
-      return;
+      // Read per request: the lead may rebuild dist/ while tests run.
+      const index = await readFile(path.join(DIST_DIR, 'index.html')).catch(() => null);
+      if (index) {
+        res.writeHead(200, { ...headers, 'content-type': MIME['.html'] });
+        res.end(index);
+        return;
+      }
     }
     res.writeHead(404, { ...headers, 'content-type': 'text/plain' });
     res.end('not found');

@@ -180,7 +180,7 @@ test('investor: the form validates, sends nothing while invalid, creates one req
   assertHealthy(page);
 });
 
-test('admins: each approves once on /approvals, then the simulator settles it and the investor sees it live', { timeout: 120_000 }, async (t) => {
+test('admins: each approves once on /approvals, then the simulator settles it and the investor sees it live', { timeout: 120_000 }, async () => {
   const id = state.requestId;
   assert.ok(id, 'the investor journey created a request');
   const investorPage = state.investorPage;
@@ -202,14 +202,9 @@ test('admins: each approves once on /approvals, then the simulator settles it an
     id,
     { timeout: 10_000 },
   );
-  await t.test(
-    'admin1’s row says “You approved” and offers no second Approve, without a reload',
-    { todo: 'BUGS.md #2: the queue row is keyed by (id, version) and misses the embedded approval' },
-    async () => {
-      await row1.getByTestId('already-decided').waitFor({ timeout: 5_000 });
-      assert.equal(await row1.getByTestId('approve').count(), 0);
-    },
-  );
+  // BUGS.md #2 (fixed): the row used to keep offering Approve after the Realtime update.
+  await row1.getByTestId('already-decided').waitFor({ timeout: 5_000 });
+  assert.equal(await row1.getByTestId('approve').count(), 0, 'no second approve button for admin1');
   // After a reload the row is rendered from fresh data: no second approve button.
   await admin1.reload();
   await row1.getByTestId('already-decided').waitFor({ timeout: 15_000 });
@@ -255,6 +250,9 @@ test('admins: each approves once on /approvals, then the simulator settles it an
   assert.equal(row.status, 'settled');
   assert.equal((await hash.textContent()).trim(), row.settlement_tx_hash);
   await shoot(investorPage, 'detail-settled');
+  // BUGS.md #3 (fixed): a final request's page used to claim "Polling".
+  assert.equal((await investorPage.getByTestId('connection-status').textContent()).trim(), 'Final');
+  assert.doesNotMatch(await investorPage.getByTestId('refresh-subtitle').textContent(), /Background polling active/);
 
   for (const page of [investorPage, admin1, admin2]) assertHealthy(page);
   await admin2.context().close();

@@ -117,9 +117,10 @@ test('sign out returns to the login page and stays signed out after a reload', {
   }
 });
 
+// BUGS.md #1 (fixed): config.json used to be fetched relative to the route.
 test(
-  'a deep link to a detail page works after a reload',
-  { timeout: 45_000, todo: 'BUGS.md #1: config.json is fetched relative to the route' },
+  'a deep link to a detail page and to /redemptions/new works after a reload',
+  { timeout: 45_000 },
   async () => {
     const page = await env.newPage();
     try {
@@ -129,6 +130,17 @@ test(
       const detail = page.getByTestId('redemption-detail');
       await detail.waitFor({ timeout: 10_000 });
       assert.equal(await detail.getAttribute('data-status'), first.status);
+      await page.reload();
+      await detail.waitFor({ timeout: 10_000 });
+      await env.goto(page, '/redemptions/new');
+      await page.getByTestId('new-request-form').waitFor({ timeout: 10_000 });
+      await page.waitForFunction(
+        () => document.querySelectorAll('[data-testid="holding"] option[value]:not([value=""])').length > 0,
+        null,
+        { timeout: 10_000 },
+      );
+      assertNoPanics(page);
+      assert.deepEqual(page.unexpectedConsoleErrors(), []);
     } finally {
       await page.context().close();
     }
