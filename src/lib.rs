@@ -10,6 +10,7 @@ pub mod components;
 pub mod config;
 pub mod freshness;
 mod logging;
+pub mod page_events;
 pub mod pages;
 pub mod realtime;
 pub mod session;

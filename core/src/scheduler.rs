@@ -119,6 +119,8 @@ pub struct Scheduler {
     retry_at: Option<Millis>,
     catch_up_at: Option<Millis>,
     last_success_at: Option<Millis>,
+    /// Last time a fetch settled, successfully or not: polls are measured from here.
+    last_settled_at: Option<Millis>,
     retry: Backoff,
     visible: bool,
     online: bool,
@@ -143,6 +145,7 @@ impl Scheduler {
             retry_at: None,
             catch_up_at: None,
             last_success_at: None,
+            last_settled_at: None,
             retry,
             visible: true,
             online: true,
@@ -286,7 +289,7 @@ impl Scheduler {
 
     /// The fetch with this id succeeded.
     pub fn fetch_succeeded(&mut self, now: Millis, fetch_id: u64) {
-        if !self.settle(fetch_id) {
+        if !self.settle(now, fetch_id) {
             return;
         }
         self.last_success_at = Some(now);
@@ -298,7 +301,7 @@ impl Scheduler {
 
     /// The fetch with this id failed (network, server or parse error).
     pub fn fetch_failed(&mut self, now: Millis, fetch_id: u64) {
-        if !self.settle(fetch_id) {
+        if !self.settle(now, fetch_id) {
             return;
         }
         let unit = self.jitter.unit();
@@ -364,7 +367,12 @@ impl Scheduler {
         if self.stopped {
             return;
         }
-        self.next_poll_at = match (self.last_success_at, self.effective_interval()) {
+        // Measured from the last settle, so a poll never follows any fetch by less than the
+        // interval; data is only ever considered loaded after a success.
+        let since = self
+            .last_success_at
+            .map(|success| success.max(self.last_settled_at.unwrap_or(success)));
+        self.next_poll_at = match (since, self.effective_interval()) {
             (Some(at), Some(interval)) => Some(at + interval),
             _ => None,
         };
@@ -409,10 +417,11 @@ impl Scheduler {
         });
     }
 
-    fn settle(&mut self, fetch_id: u64) -> bool {
+    fn settle(&mut self, now: Millis, fetch_id: u64) -> bool {
         match self.in_flight {
             Some(flight) if flight.id == fetch_id => {
                 self.in_flight = None;
+                self.last_settled_at = Some(now);
                 true
             }
             _ => false,

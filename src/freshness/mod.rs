@@ -18,22 +18,15 @@ use std::rc::Rc;
 use dashboard_core::connection::ConnectionState;
 use dashboard_core::Millis;
 use leptos::prelude::*;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
 
 use crate::api::Api;
+use crate::page_events::PageEvents;
 use crate::realtime::Realtime;
 
 pub use entry::{DebugRow, Row};
 pub use hooks::*;
 
-/// True when the page is visible (or when visibility cannot be read).
-pub fn page_visible() -> bool {
-    web_sys::window()
-        .and_then(|window| window.document())
-        .map(|document| document.visibility_state() != web_sys::VisibilityState::Hidden)
-        .unwrap_or(true)
-}
+pub use crate::page_events::page_visible;
 
 struct CacheInner {
     api: Api,
@@ -41,7 +34,7 @@ struct CacheInner {
     owner: Owner,
     entries: RefCell<HashMap<String, Rc<dyn Any>>>,
     drivers: RefCell<HashMap<String, Rc<dyn entry::Drive>>>,
-    _page_handlers: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
+    page_events: RefCell<Option<PageEvents>>,
 }
 
 /// The shared store of query entries. Cheap to copy; provided in context by the app.
@@ -60,7 +53,7 @@ impl QueryCache {
             owner: Owner::current().unwrap_or_default(),
             entries: RefCell::new(HashMap::new()),
             drivers: RefCell::new(HashMap::new()),
-            _page_handlers: RefCell::new(Vec::new()),
+            page_events: RefCell::new(None),
         });
         attach_page_events(&inner);
         let cache = Self {
@@ -122,42 +115,29 @@ impl QueryCache {
 }
 
 fn attach_page_events(inner: &Rc<CacheInner>) {
-    let Some(window) = web_sys::window() else {
-        return;
+    let drivers_of = |weak: std::rc::Weak<CacheInner>| {
+        move || -> Vec<Rc<dyn entry::Drive>> {
+            weak.upgrade()
+                .map(|inner| inner.drivers.borrow().values().cloned().collect())
+                .unwrap_or_default()
+        }
     };
-    let mut handlers = Vec::new();
-    let weak = Rc::downgrade(inner);
-    let on_visibility = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-        if let Some(inner) = weak.upgrade() {
-            let visible = page_visible();
-            let drivers: Vec<_> = inner.drivers.borrow().values().cloned().collect();
-            for driver in drivers {
+    let visible_drivers = drivers_of(Rc::downgrade(inner));
+    let online_drivers = drivers_of(Rc::downgrade(inner));
+    let events = PageEvents::listen(
+        move |visible| {
+            for driver in visible_drivers() {
                 driver.set_visible(visible);
             }
-        }
-    });
-    if let Some(document) = window.document() {
-        let _ = document.add_event_listener_with_callback(
-            "visibilitychange",
-            on_visibility.as_ref().unchecked_ref(),
-        );
-    }
-    handlers.push(on_visibility);
-    for (event, online) in [("online", true), ("offline", false)] {
-        let weak = Rc::downgrade(inner);
-        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-            if let Some(inner) = weak.upgrade() {
-                tracing::info!(online, "network state changed");
-                let drivers: Vec<_> = inner.drivers.borrow().values().cloned().collect();
-                for driver in drivers {
-                    driver.set_online(online);
-                }
+        },
+        move |online| {
+            tracing::info!(online, "network state changed");
+            for driver in online_drivers() {
+                driver.set_online(online);
             }
-        });
-        let _ = window.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
-        handlers.push(handler);
-    }
-    *inner._page_handlers.borrow_mut() = handlers;
+        },
+    );
+    *inner.page_events.borrow_mut() = Some(events);
 }
 
 /// Milliseconds on the monotonic clock (re-exported for the hooks).

@@ -15,6 +15,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, WebSocket};
 
 use crate::clock;
+use crate::page_events::{page_visible, PageEvents};
 
 /// What a channel's listener hears.
 #[derive(Debug, Clone)]
@@ -56,7 +57,7 @@ struct Inner {
     events_received: Cell<u64>,
     next_topic: Cell<u64>,
     // Page-level listeners, kept for the client's life.
-    _page_handlers: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
+    page_events: RefCell<Option<PageEvents>>,
 }
 
 /// The app's Realtime client. Cheap to copy; lives in context.
@@ -82,7 +83,7 @@ impl Realtime {
             state,
             events_received: Cell::new(0),
             next_topic: Cell::new(1),
-            _page_handlers: RefCell::new(Vec::new()),
+            page_events: RefCell::new(None),
         });
         attach_page_events(&inner);
         Self {
@@ -170,8 +171,8 @@ fn pump(inner: &Rc<Inner>) {
         match action {
             Action::OpenSocket { socket_id } => open_socket(inner, socket_id),
             Action::CloseSocket { reason } => {
-                tracing::debug!("closing the Realtime socket: {reason}");
                 if let Some(open) = inner.socket.borrow_mut().take() {
+                    tracing::debug!(socket = open.id, "closing the Realtime socket: {reason}");
                     open.detach_and_close();
                 }
             }
@@ -303,38 +304,25 @@ fn open_socket(inner: &Rc<Inner>, socket_id: u64) {
         _handlers: vec![on_open, on_close],
         _on_message: on_message,
     });
-    let _ = inner.socket.borrow().as_ref().map(|open| open.id);
 }
 
 fn attach_page_events(inner: &Rc<Inner>) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let mut handlers = Vec::new();
-    let weak = Rc::downgrade(inner);
-    let on_visibility = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-        let visible = crate::freshness::page_visible();
-        with_machine(&weak, |machine| machine.set_visible(clock::now(), visible));
-    });
-    if let Some(document) = window.document() {
-        let _ = document.add_event_listener_with_callback(
-            "visibilitychange",
-            on_visibility.as_ref().unchecked_ref(),
-        );
-    }
-    handlers.push(on_visibility);
-    for (event, online) in [("online", true), ("offline", false)] {
-        let weak = Rc::downgrade(inner);
-        let handler = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-            with_machine(&weak, |machine| machine.set_online(clock::now(), online));
-        });
-        let _ = window.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
-        handlers.push(handler);
-    }
-    let visible = crate::freshness::page_visible();
+    let (on_visible, on_online) = (Rc::downgrade(inner), Rc::downgrade(inner));
+    let events = PageEvents::listen(
+        move |visible| {
+            with_machine(&on_visible, |machine| {
+                machine.set_visible(clock::now(), visible)
+            })
+        },
+        move |online| {
+            with_machine(&on_online, |machine| {
+                machine.set_online(clock::now(), online)
+            })
+        },
+    );
     inner
         .machine
         .borrow_mut()
-        .set_visible(clock::now(), visible);
-    *inner._page_handlers.borrow_mut() = handlers;
+        .set_visible(clock::now(), page_visible());
+    *inner.page_events.borrow_mut() = Some(events);
 }

@@ -12,6 +12,8 @@ struct Harness {
     failing: bool,
     in_flight: Option<(u64, Millis)>,
     started: Vec<(Millis, FetchReason)>,
+    /// For each start, the last settle before it.
+    settled_before_start: Vec<Option<Millis>>,
     settled: Vec<Millis>,
     aborted: usize,
 }
@@ -25,6 +27,7 @@ impl Harness {
             failing: false,
             in_flight: None,
             started: Vec::new(),
+            settled_before_start: Vec::new(),
             settled: Vec::new(),
             aborted: 0,
         }
@@ -37,6 +40,7 @@ impl Harness {
                     assert!(self.in_flight.is_none(), "two fetches in flight");
                     self.in_flight = Some((fetch_id, self.now + self.latency));
                     self.started.push((self.now, reason));
+                    self.settled_before_start.push(self.settled.last().copied());
                 }
                 SchedulerAction::AbortFetch { fetch_id } => {
                     assert_eq!(self.in_flight.map(|(id, _)| id), Some(fetch_id));
@@ -364,13 +368,14 @@ proptest! {
             }
             harness.drain();
             let new: Vec<(Millis, FetchReason)> = harness.started[before..].to_vec();
-            for (at, reason) in &new {
+            let settles = harness.settled_before_start[before..].to_vec();
+            for ((at, reason), last_settle) in new.iter().zip(settles) {
                 prop_assert!(mounted > 0, "fetch with no users");
                 if *reason != FetchReason::Manual && !manual {
                     prop_assert!(visible && online, "automatic fetch while hidden or offline at {}", at);
                 }
                 if *reason == FetchReason::Poll {
-                    let last_settle = harness.settled.iter().rev().find(|s| **s <= *at).copied().unwrap_or(0);
+                    let last_settle = last_settle.unwrap_or(0);
                     prop_assert!(*at >= last_settle + 5_000, "poll at {} too soon after settle {}", at, last_settle);
                 }
             }
