@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import {
   startEnv,
   waitForDashboard,
@@ -23,8 +24,12 @@ const VIEWPORTS = [
 const SCHEMES = ['light', 'dark'];
 const GOOD_WALLET = '0x52908400098527886E0F7030069857D2E4169EE7';
 
+const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
 let env;
 const shots = [];
+/** WCAG AA colour-contrast violations found by axe-core, per page and scheme. */
+const contrastFailures = [];
 const pages = [];
 
 before(async () => {
@@ -59,10 +64,26 @@ async function shoot(page, name) {
       const file = path.join(SCREENSHOT_DIR, `${name}-${colorScheme}-${viewportName}.png`);
       await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
       shots.push(file);
+      await checkContrast(page, `${name}-${colorScheme}-${viewportName}`);
     }
   }
   await page.setViewportSize(VIEWPORTS[0][1]);
   await page.emulateMedia({ colorScheme: 'light' });
+}
+
+/** Runs axe-core's WCAG AA colour-contrast rule on the page as it is now. */
+async function checkContrast(page, label) {
+  const hasAxe = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!hasAxe) await page.addScriptTag({ path: AXE_SCRIPT });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'rule', values: ['color-contrast'] },
+    });
+    return result.violations.flatMap((v) =>
+      v.nodes.map((n) => `${n.target.join(' ')}: ${n.any.map((c) => c.message).join('; ')}`),
+    );
+  });
+  for (const violation of violations) contrastFailures.push(`${label}: ${violation}`);
 }
 
 function assertHealthy(page) {
@@ -330,4 +351,9 @@ test('an investor visiting /approvals sees forbidden, and the server refuses dec
   assert.equal(USER_IDS['investor1@demo.local'].length, 36);
   assertHealthy(page);
   await page.context().close();
+});
+
+test('every screenshotted page meets WCAG AA colour contrast (axe-core)', () => {
+  assert.ok(shots.length > 0, 'no pages were checked');
+  assert.deepEqual(contrastFailures, [], contrastFailures.join('\n'));
 });
