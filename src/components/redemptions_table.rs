@@ -192,6 +192,25 @@ pub fn RedemptionsTable(
                         <option value="interval">"Interval"</option>
                     </select>
                 </label>
+                <label class="narrow-only">
+                    "Sort "
+                    <select data-testid="sort-select" on:change=move |event| {
+                        let (sort, ascending) = match event_target_value(&event).as_str() {
+                            "created-asc" => (SortColumn::Created, true),
+                            "amount-desc" => (SortColumn::Amount, false),
+                            "usdc-desc" => (SortColumn::Usdc, false),
+                            "status-asc" => (SortColumn::Status, true),
+                            _ => (SortColumn::Created, false),
+                        };
+                        view_state.update(|v| { v.sort = sort; v.ascending = ascending; v.page = 0; });
+                    }>
+                        <option value="created-desc">"Newest first"</option>
+                        <option value="created-asc">"Oldest first"</option>
+                        <option value="amount-desc">"Most tokens"</option>
+                        <option value="usdc-desc">"Highest USDC value"</option>
+                        <option value="status-asc">"Status"</option>
+                    </select>
+                </label>
                 <span class="count" data-testid="row-count">
                     {move || format!("{} requests", matching.with(Vec::len))}
                 </span>
