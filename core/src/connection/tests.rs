@@ -118,15 +118,12 @@ impl Harness {
         );
     }
 
-    fn live() -> Self {
-        Self::live_with(ConnectionConfig::default())
-    }
-
-    fn live_with(config: ConnectionConfig) -> Self {
+    /// Subscribed and connecting: the socket is requested, not yet open.
+    fn connecting(config: ConnectionConfig, token: Option<&str>) -> Self {
         let mut harness = Harness::new(config);
         harness
             .connection
-            .set_access_token(0, Some("token-1".into()), None);
+            .set_access_token(0, token.map(str::to_string), None);
         harness.connection.subscribe(
             0,
             TOPIC,
@@ -134,6 +131,22 @@ impl Harness {
         );
         harness.connection.connect(0);
         harness.drain();
+        harness
+    }
+
+    /// Socket open, join sent and not yet answered; no token.
+    fn joining() -> Self {
+        let mut harness = Self::connecting(ConnectionConfig::default(), None);
+        harness.open();
+        harness
+    }
+
+    fn live() -> Self {
+        Self::live_with(ConnectionConfig::default())
+    }
+
+    fn live_with(config: ConnectionConfig) -> Self {
+        let mut harness = Self::connecting(config, Some("token-1"));
         harness.open();
         harness.accept_join();
         assert_eq!(harness.connection.state(), &ConnectionState::Live);
@@ -143,14 +156,7 @@ impl Harness {
 
 #[test]
 fn live_only_after_subscribed_to_postgres() {
-    let mut harness = Harness::new(ConnectionConfig::default());
-    harness.connection.subscribe(
-        0,
-        TOPIC,
-        vec![ChangeFilter::table("redemption_requests", None)],
-    );
-    harness.connection.connect(0);
-    harness.drain();
+    let mut harness = Harness::connecting(ConnectionConfig::default(), None);
     assert_eq!(harness.states, vec![ConnectionState::Connecting]);
     harness.open();
     let join = harness.last_sent("phx_join");
@@ -348,15 +354,7 @@ fn expired_token_join_error_asks_for_a_refresh_then_rejoins() {
 
 #[test]
 fn fatal_join_errors_give_up() {
-    let mut harness = Harness::new(ConnectionConfig::default());
-    harness.connection.subscribe(
-        0,
-        TOPIC,
-        vec![ChangeFilter::table("redemption_requests", None)],
-    );
-    harness.connection.connect(0);
-    harness.drain();
-    harness.open();
+    let mut harness = Harness::joining();
     let join = harness.last_sent("phx_join");
     harness.receive(json!({"topic": TOPIC, "event": "phx_reply", "ref": join["ref"],
         "payload": {"status": "error", "response": {"reason": "JwtSignatureError: Failed to validate JWT signature"}}}));
@@ -418,15 +416,7 @@ fn token_is_refreshed_before_expiry_and_pushed_to_joined_channels() {
 
 #[test]
 fn a_token_that_changes_during_the_join_is_pushed_after_it() {
-    let mut harness = Harness::new(ConnectionConfig::default());
-    harness.connection.subscribe(
-        0,
-        TOPIC,
-        vec![ChangeFilter::table("redemption_requests", None)],
-    );
-    harness.connection.connect(0);
-    harness.drain();
-    harness.open();
+    let mut harness = Harness::joining();
     assert!(harness.last_sent("phx_join")["payload"]
         .get("access_token")
         .is_none());
