@@ -51,6 +51,9 @@ pub struct Table {
     pub columns: &'static [Column],
     /// How ownership is decided for row scoping.
     pub ownership: Ownership,
+    /// `REPLICA IDENTITY FULL` in the migrations: Realtime UPDATE events carry the whole old row
+    /// (DELETE events stay primary-key-only under row-level security).
+    pub replica_identity_full: bool,
 }
 
 impl Table {
@@ -99,6 +102,7 @@ pub static DISTRIBUTIONS: Table = Table {
         col("updated_at", Timestamp, "timestamptz"),
     ],
     ownership: Ownership::InvestorColumn,
+    replica_identity_full: false,
 };
 
 /// The `redemption_requests` table.
@@ -125,6 +129,7 @@ pub static REDEMPTION_REQUESTS: Table = Table {
         col("updated_at", Timestamp, "timestamptz"),
     ],
     ownership: Ownership::InvestorColumn,
+    replica_identity_full: true,
 };
 
 /// The `redemption_approvals` table: one row per admin decision.
@@ -140,6 +145,7 @@ pub static REDEMPTION_APPROVALS: Table = Table {
         col("created_at", Timestamp, "timestamptz"),
     ],
     ownership: Ownership::ParentRequest,
+    replica_identity_full: false,
 };
 
 /// Every table exposed over REST and Realtime.

@@ -163,7 +163,9 @@ async fn join_heartbeat_events_and_leave() {
     let update = next_change(&mut socket, "redemption_requests").await;
     assert_eq!(update["payload"]["data"]["type"], "UPDATE");
     assert_eq!(update["payload"]["data"]["record"]["status"], "cancelled");
-    assert_eq!(update["payload"]["data"]["old_record"], json!({"id": id}));
+    // Requests have REPLICA IDENTITY FULL in the migrations: UPDATE carries the whole old row.
+    assert_eq!(update["payload"]["data"]["old_record"]["id"], json!(id));
+    assert_eq!(update["payload"]["data"]["old_record"]["status"], "pending");
 
     state
         .store

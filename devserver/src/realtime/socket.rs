@@ -400,8 +400,8 @@ impl Session {
 
 /// The `data` of a `postgres_changes` event.
 ///
-/// `old_record` carries the primary key only, as Supabase sends it for tables with RLS and
-/// without `REPLICA IDENTITY FULL`.
+/// `old_record` carries the primary key only, as Supabase sends it for tables with RLS, except
+/// for UPDATEs of tables with `REPLICA IDENTITY FULL` (as the migrations set for requests).
 pub fn change_data(change: &Change) -> Value {
     let columns: Vec<Value> = change
         .table
@@ -425,7 +425,13 @@ pub fn change_data(change: &Change) -> Value {
         }
         if change.kind != ChangeKind::Insert {
             if let Some(old) = &change.old_record {
-                map.insert("old_record".into(), Value::Object(primary_key_only(old)));
+                let full = change.kind == ChangeKind::Update && change.table.replica_identity_full;
+                let old = if full {
+                    old.clone()
+                } else {
+                    primary_key_only(old)
+                };
+                map.insert("old_record".into(), Value::Object(old));
             }
         }
     }
