@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if [ ! -d node_modules/playwright-core ]; then
+# `npm ls` fails when anything in package.json is missing or at another version.
+if ! npm ls --depth=0 >/dev/null 2>&1; then
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
 export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$PWD/screenshots}"

@@ -9,7 +9,8 @@ if [[ -z "${DEVSERVER_BIN:-}" ]]; then
   export DEVSERVER_BIN="$root/target/debug/devserver"
 fi
 cd "$here"
-if [[ ! -d node_modules ]]; then
+# `npm ls` fails when anything in package.json is missing or at another version.
+if ! npm ls --depth=0 >/dev/null 2>&1; then
   npm ci --no-audit --no-fund
 fi
 node --test compat.test.mjs
