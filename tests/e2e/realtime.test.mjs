@@ -139,6 +139,20 @@ test('admin decisions via rpc/decide_redemption reach the investor’s dashboard
   assertHealthy();
 });
 
+/**
+ * After a fault is cleared: the indicator returns to Live, and the change committed during the
+ * fault (a cancel of `id`) shows up through the catch-up refetch, not the 60 s poll.
+ */
+async function recoversAndCatchesUp(fault, id) {
+  const cleared = Date.now();
+  await watchRowStatus(page, id, 'cancelled');
+  await waitForStatus(page, 'Live', RECONNECT_MS);
+  const live = await lastLiveAt();
+  const seen = await rowSeenAt(page, id, 'cancelled', CATCH_UP_MS);
+  console.log(`# ${fault}: Live ${live - cleared} ms after clearing; change shown ${seen - live} ms after Live`);
+  assert.ok(seen - live < CATCH_UP_MS);
+}
+
 test('fault “refuse”: Polling while refused, Live after clearing, catch-up without the poll', { timeout: 90_000 }, async () => {
   const created = await pendingRow();
   await afterFollowUp();
@@ -156,15 +170,7 @@ test('fault “refuse”: Polling while refused, Live after clearing, catch-up w
   } finally {
     await env.clearFaults();
   }
-  const cleared = Date.now();
-  await watchRowStatus(page, created.id, 'cancelled');
-  await waitForStatus(page, 'Live', RECONNECT_MS);
-  const live = await lastLiveAt();
-  const seen = await rowSeenAt(page, created.id, 'cancelled', CATCH_UP_MS);
-  console.log(
-    `# refuse: Live ${live - cleared} ms after clearing; catch-up shows the change ${seen - live} ms after Live`,
-  );
-  assert.ok(seen - live < CATCH_UP_MS);
+  await recoversAndCatchesUp('refuse', created.id);
   const flips = (await statusSince(since)).map((entry) => entry.text);
   assert.deepEqual([flips[0], flips.at(-1)], ['Polling', 'Live'], `indicator: ${flips.join(' → ')}`);
   await assertNoReload();
@@ -212,13 +218,7 @@ test('fault “silent”: a half-open socket is detected by the heartbeat, then 
   } finally {
     await env.clearFaults();
   }
-  const cleared = Date.now();
-  await watchRowStatus(page, created.id, 'cancelled');
-  await waitForStatus(page, 'Live', RECONNECT_MS);
-  const live = await lastLiveAt();
-  const seen = await rowSeenAt(page, created.id, 'cancelled', CATCH_UP_MS);
-  console.log(`# silent: Live ${live - cleared} ms after clearing; change shown ${seen - live} ms after Live`);
-  assert.ok(seen - live < CATCH_UP_MS);
+  await recoversAndCatchesUp('silent', created.id);
   await assertNoReload();
   assertHealthy();
 });
